@@ -1,0 +1,85 @@
+"""Preflight against broken inventories: every problem reported at once, nothing changed.
+
+Each case runs the real site.yml. The fixture hosts use the local connection, so a run that got
+past preflight would start changing this machine: the assertions check that only the preflight
+play ran and that nothing reported a change.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import run_playbook
+
+
+def plays_run(output: str) -> list[str]:
+    return re.findall(r"^PLAY \[(.+?)\]", output, re.MULTILINE)
+
+
+def assert_stopped_in_preflight(result, *messages: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert plays_run(output) == ["Preflight"], output
+    assert not re.search(r"changed=[1-9]", output), output
+    for message in messages:
+        assert message in output, f"missing {message!r} in:\n{output}"
+
+
+def test_valid_inventory_passes_preflight(inventory):
+    result = run_playbook("playbooks/preflight.yml", inventory.write())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Preflight passed for 10 host(s)." in result.stdout
+
+
+def test_every_problem_is_reported_in_one_run(inventory):
+    inventory.groups["postgres"]["hosts"].pop("pg3")  # even quorum group
+    workers = inventory.groups["airflow"]["children"]["airflow_workers"]["children"]
+    workers["workers_etl"]["vars"]["airflow_worker_queues"] = ["etll"]  # typo
+    workers["workers_kubernetes"] = {"vars": {"airflow_worker_queues": ["kubernetes"]},
+                                     "hosts": {"worker3": {"cluster_address": "192.0.2.53"}}}
+    del inventory.vault["vault_airflow_fernet_key"]
+    inventory.vault["vault_redis_airflow_password"] = "CHANGE_ME_PLEASE_1234"
+    inventory.groups["redis"]["hosts"]["redis3"]["cluster_address"] = "192.0.2.21"  # duplicate
+    result = run_playbook("site.yml", inventory.write())
+    assert_stopped_in_preflight(
+        result,
+        "Preflight found 8 problem(s); nothing was changed",
+        "group 'postgres' has 2 host(s)",
+        "worker pool 'workers_kubernetes': 'kubernetes' is reserved",
+        "worker worker3 serves queue 'kubernetes'",
+        "worker worker2: unknown queue 'etll'",
+        "queue 'etl' is in airflow_celery_queues but no worker serves it",
+        "secret vault_airflow_fernet_key is not set",
+        "secret vault_redis_airflow_password looks like a placeholder",
+        "hosts redis1, redis3 share cluster_address 192.0.2.21",
+    )
+
+
+@pytest.mark.parametrize(
+    ("group", "message"),
+    [("airflow_scheduler", "group 'airflow_scheduler' is empty"), ("airflow_api", "group 'airflow_api' is empty")],
+)
+def test_missing_component_group(inventory, group, message):
+    inventory.groups["airflow"]["children"][group]["hosts"] = {}
+    assert_stopped_in_preflight(run_playbook("site.yml", inventory.write()), message)
+
+
+def test_single_node_needs_the_opt_in(inventory):
+    for host in ("pg2", "pg3"):
+        inventory.groups["postgres"]["hosts"].pop(host)
+    assert_stopped_in_preflight(run_playbook("site.yml", inventory.write()), "cluster_allow_single_node: true")
+
+    inventory.data["all"]["vars"]["cluster_allow_single_node"] = True
+    result = run_playbook("playbooks/preflight.yml", inventory.write())
+    assert result.returncode == 0, result.stdout
+
+
+def test_bad_variable_type_is_caught_by_the_role_argument_spec(inventory):
+    inventory.data["all"]["vars"]["common_nofile_limit"] = "lots"
+    assert_stopped_in_preflight(
+        run_playbook("site.yml", inventory.write()),
+        "role argument check",
+        "common_nofile_limit",
+    )

@@ -1,0 +1,59 @@
+"""Whole-cluster tests on the lab (make e2e brings the lab up first).
+
+The session converges site.yml once; tests then check idempotence, check mode, and behaviour.
+Traffic goes only to the lab's own containers (docker exec) and loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+INVENTORY = REPO / "inventories/lab/hosts.yml"
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+
+
+class Run:
+    def __init__(self, proc: subprocess.CompletedProcess):
+        self.proc = proc
+        self.output = proc.stdout + proc.stderr
+        self.recap = {
+            host: {"ok": int(ok), "changed": int(ch), "unreachable": int(un), "failed": int(fa)}
+            for host, ok, ch, un, fa in RECAP.findall(proc.stdout)
+        }
+
+    @property
+    def changed(self) -> dict[str, int]:
+        return {host: r["changed"] for host, r in self.recap.items() if r["changed"]}
+
+
+def ansible_playbook(*args: str, timeout: int = 3600) -> Run:
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", str(INVENTORY), *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    return Run(proc)
+
+
+def lab_exec(host: str, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "exec", host, *command], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def first_converge() -> Run:
+    run = ansible_playbook("site.yml")
+    (REPO / ".lab").mkdir(exist_ok=True)
+    (REPO / ".lab/last-converge.log").write_text(run.output)
+    assert run.proc.returncode == 0, run.output[-6000:]
+    return run
+
+
+@pytest.fixture(scope="session")
+def lab_hosts(first_converge) -> list[str]:
+    return sorted(h for h in first_converge.recap if h != "localhost")
