@@ -230,7 +230,10 @@ def test_pod_overrides_merged_into_the_template(dagbag, pod_template, version):
         alone = ApiClient().sanitize_for_serialization(override)
         validate_core({"apiVersion": "v1", "kind": "Pod", **alone}, version)
         merged = PodGenerator.reconcile_pods(base, override)
-        (container,) = merged.spec.containers  # same name `base`: merged, not added
+        (container,) = merged.spec.containers
+        # Airflow merges containers by position; a differently named override would rename the task
+        # container and the executor's log reads (container=base) would fail.
+        assert container.name == "base", name
         assert container.image == TEST_VALUES["k8s_offload_pod_image"], name
         assert container.resources.requests == override.spec.containers[0].resources.requests, name
         validate_core(ApiClient().sanitize_for_serialization(merged), version)
