@@ -4,9 +4,9 @@ DAG authors write::
 
     @task(queue=KUBERNETES_QUEUE, executor_config=pod_resources(cpu="2", memory="4Gi", gpu=1))
 
-and get ``{"pod_override": V1Pod(...)}``. The override is merged into the executor's pod template,
-whose task container is named ``base``: the override must use that name, or Kubernetes would get
-a second container instead of new resources for the task container.
+and get ``{"pod_override": V1Pod(...)}``. Airflow merges the override into the pod template's first
+container (by position; the override's fields win, its name too). The executor reads logs and
+status of the container named ``base``, so the override must keep that name.
 """
 
 from __future__ import annotations
