@@ -14,7 +14,7 @@ MOLECULE_SCENARIOS ?= common
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 
 .PHONY: help venv engine image lab-secrets lab-up lab-down converge demo check lint syntax \
-        pytest-controller molecule e2e test lock clean
+        pytest-controller pytest-dags molecule e2e test lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,11 +33,11 @@ lab-secrets: venv  ## Generate the lab's vault (once) with a lab-only vault pass
 	@[ -s $(LAB_VAULT_PASS) ] || (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >$(LAB_VAULT_PASS))
 	@python scripts/generate-secrets.py inventories/lab --vault-password-file $(LAB_VAULT_PASS)
 
-lab-up: venv image  ## Create the lab containers (one systemd "VM" per inventory host)
-	ansible-playbook -i $(LAB_INVENTORY) lab/up.yml -e lab_image=$$(bash lab/base-image.sh)
+lab-up: image lab-secrets  ## Create the lab containers (one systemd "VM" per inventory host)
+	$(LAB_ENV) ansible-playbook -i $(LAB_INVENTORY) lab/up.yml -e lab_image=$$(bash lab/base-image.sh)
 
-lab-down: venv  ## Remove the lab's containers and network (only those)
-	ansible-playbook -i $(LAB_INVENTORY) lab/down.yml
+lab-down: lab-secrets  ## Remove the lab's containers and network (only those)
+	$(LAB_ENV) ansible-playbook -i $(LAB_INVENTORY) lab/down.yml
 
 converge: lab-secrets  ## Run site.yml on the lab
 	$(LAB_ENV) ansible-playbook -i $(LAB_INVENTORY) site.yml
@@ -57,7 +57,11 @@ syntax: venv  ## ansible-playbook --syntax-check of every playbook
 pytest-controller: venv  ## Controller tests: preflight, filters, group_vars, secrets (no containers)
 	pytest -q -p no:cacheprovider tests/controller
 
-check: lint syntax pytest-controller  ## Fast tier, no containers (every commit)
+pytest-dags: venv  ## DAG, cluster policy and Kubernetes manifest tests (Airflow venv, no containers)
+	@bash scripts/bootstrap-dags-venv.sh
+	.venv-airflow/bin/pytest -q -p no:cacheprovider tests/unit
+
+check: lint syntax pytest-controller pytest-dags  ## Fast tier, no containers (every commit)
 
 molecule: venv image  ## Molecule scenarios (converge, idempotence, verify) for each role
 	@for s in $(MOLECULE_SCENARIOS); do \
