@@ -69,7 +69,9 @@ molecule: venv image  ## Molecule scenarios (converge, idempotence, verify) for 
 	  molecule test -s "$$s"; echo "=== $$s passed in $$(( $$(date +%s) - start )) s"; \
 	done
 
-e2e: lab-up lab-secrets  ## Whole-cluster tests on the lab (converge, changed=0, --check, behaviour)
+e2e: image lab-secrets  ## Whole-cluster tests on a fresh lab (E2E_REUSE_LAB=1 keeps the current one)
+	@[ "$${E2E_REUSE_LAB:-0}" = 1 ] || $(MAKE) --no-print-directory lab-down
+	@$(MAKE) --no-print-directory lab-up
 	$(LAB_ENV) pytest -q -p no:cacheprovider tests/e2e
 
 test: check molecule e2e  ## Everything CI runs
