@@ -305,6 +305,48 @@ def test_docker_exec_kubelet_argv_env_and_kill(tmp_path):
         assert kill_calls and kill_calls[0][1] == "lab-worker-1"
 
 
+LAB_IMAGE = "airflow-lab/debian12-systemd:latest"
+
+
+def _docker_ready() -> bool:
+    import shutil
+    import subprocess
+
+    if not shutil.which("docker"):
+        return False
+    probe = subprocess.run(["docker", "image", "inspect", LAB_IMAGE], capture_output=True, timeout=30, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _docker_ready(), reason=f"needs docker and the lab base image {LAB_IMAGE}")
+def test_docker_exec_kubelet_in_a_real_container():
+    """The real `docker exec` path in a throwaway container of our own (no network: --network none)."""
+    import subprocess
+
+    name = f"k8s-double-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--network", "none", LAB_IMAGE, "sleep", "120"],
+                   check=True, capture_output=True, timeout=60)
+    try:
+        kubelet = DockerExecKubelet(default_container=name)
+        with KubeApiDouble(namespaces=[NAMESPACE], kubelet=kubelet, max_grace=2) as double:
+            core = make_client(double)
+            core.create_namespaced_pod(NAMESPACE, pod_body(
+                "real", ["/bin/sh", "-c", "echo in $HOSTNAME; python3 -c 'print(6*7)'; exit 4"]))
+            double.wait_for(lambda d: d.pods[(NAMESPACE, "real")]["status"]["phase"] == "Failed", WAIT)
+            assert read_log(core, "real").split() == ["in", "real", "42"]
+            assert core.read_namespaced_pod("real", NAMESPACE).status.container_statuses[0] \
+                .state.terminated.exit_code == 4
+            core.create_namespaced_pod(NAMESPACE, pod_body("real-sleep", ["/bin/sh", "-c", "echo up; exec sleep 100"]))
+            double.wait_for(lambda d: d.logs.get((NAMESPACE, "real-sleep")), WAIT)
+            core.delete_namespaced_pod("real-sleep", NAMESPACE, body=client.V1DeleteOptions(grace_period_seconds=1))
+            double.wait_for(lambda d: (NAMESPACE, "real-sleep") not in d.pods, WAIT)
+        ps = subprocess.run(["docker", "exec", name, "ps", "-eo", "args"], capture_output=True, text=True,
+                            timeout=30, check=True).stdout
+        assert "sleep 100" not in ps  # the PID-file kill reached the process inside the container
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60, check=False)
+
+
 def test_command_line_entry_point(tmp_path):
     """How the lab starts it: a process that writes the kubeconfig + token and records requests on exit."""
     import subprocess
