@@ -10,11 +10,11 @@ LAB_INVENTORY := inventories/lab/hosts.yml
 LAB_VAULT_PASS := .lab/vault-pass
 # Lab runs read the lab's generated vault with the lab's own password file.
 LAB_ENV := ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/$(LAB_VAULT_PASS)
-MOLECULE_SCENARIOS ?= common
+MOLECULE_SCENARIOS ?= common database broker
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 
 .PHONY: help venv engine image lab-secrets lab-up lab-down converge demo check lint syntax \
-        pytest-controller pytest-dags molecule e2e test lock clean
+        pytest-controller pytest-dags molecule e2e test bench-failover lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -75,6 +75,15 @@ e2e: image lab-secrets  ## Whole-cluster tests on a fresh lab (E2E_REUSE_LAB=1 k
 	$(LAB_ENV) pytest -q -p no:cacheprovider tests/e2e
 
 test: check molecule e2e  ## Everything CI runs
+
+TRIALS ?= 5
+bench-failover: venv image  ## Patroni and Sentinel failover: kill -> first write, TRIALS each (docs/benchmarks.md)
+	molecule converge -s database
+	python benchmarks/failover_postgres.py --trials $(TRIALS)
+	molecule destroy -s database
+	molecule converge -s broker
+	python benchmarks/failover_redis.py --trials $(TRIALS)
+	molecule destroy -s broker
 
 lock: venv  ## Re-lock requirements.txt and the Airflow lock after editing a requirements.in
 	uv pip compile -q requirements.in -o requirements.txt --python-version 3.11
