@@ -22,6 +22,7 @@ fi
 
 command -v debootstrap >/dev/null 2>&1 || {
   log "installing debootstrap"
+  apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
 }
 
