@@ -11,6 +11,8 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 
+import yaml
+
 RESERVED_QUEUE = "kubernetes"
 POOL_PREFIX = "workers_"
 PLACEHOLDER = re.compile(r"change.?me|placeholder|^<.*>$|^x+$|^todo$", re.IGNORECASE)
@@ -129,6 +131,80 @@ def _secrets(groups, hostvars, settings) -> list[str]:
     return problems
 
 
+def _lookup(hostvars: Mapping, host: str, name: str):
+    """A variable that may reference a missing vault value: undefined or failing to template = None."""
+    try:
+        return _get(hostvars, host, name)
+    except Exception:  # noqa: BLE001 - Ansible's undefined-variable errors have no stable import path
+        return None
+
+
+def _truthy(value) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1"))
+
+
+def _is_kubeconfig(text) -> bool:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(data, dict) and bool(data.get("clusters")) and bool(data.get("users"))
+
+
+def _kubernetes(groups, hostvars, settings) -> list[str]:
+    """The KubernetesExecutor switch (airflow role) and what it needs, checked only where it is on."""
+    airflow = sorted(set(groups.get(settings.get("airflow_group", "airflow"), [])))
+    enabled = {h: _truthy(_lookup(hostvars, h, "airflow_kubernetes_executor_enabled")) for h in airflow}
+    on = sorted(h for h, value in enabled.items() if value)
+    if not on:
+        return []
+    problems = []
+    off = sorted(h for h, value in enabled.items() if not value)
+    if off:
+        problems.append(
+            f"airflow_kubernetes_executor_enabled is true on {', '.join(on)} but false on {', '.join(off)}: every "
+            f"Airflow host needs the same [core] executor list (hosts and pods refuse tasks naming an executor they "
+            f"do not run). Set it once for the whole 'airflow' group."
+        )
+    default_groups = settings.get("kubeconfig_groups", ["airflow_scheduler", "airflow_api"])
+    schedulers = set(groups.get(settings.get("scheduler_group", "airflow_scheduler"), []))
+    missing, invalid = [], []
+    for host in on:
+        host_groups = _lookup(hostvars, host, "airflow_kubernetes_kubeconfig_groups") or default_groups
+        if not any(host in groups.get(g, []) for g in host_groups):
+            continue
+        kubeconfig = _lookup(hostvars, host, "airflow_kubernetes_kubeconfig")
+        if not isinstance(kubeconfig, str) or not kubeconfig.strip():
+            missing.append(host)
+        elif not _is_kubeconfig(kubeconfig):
+            invalid.append(host)
+    if missing:
+        problems.append(
+            f"airflow_kubernetes_kubeconfig is not set on {', '.join(missing)} (the KubernetesExecutor is enabled and "
+            f"these hosts use it). Build the executor's kubeconfig (docs/kubernetes.md, runbook step 5), store it in the "
+            f"vault as vault_airflow_kubernetes_kubeconfig and wire airflow_kubernetes_kubeconfig to it, or set "
+            f"airflow_kubernetes_executor_enabled: false."
+        )
+    if invalid:
+        problems.append(
+            f"airflow_kubernetes_kubeconfig on {', '.join(invalid)} is not a kubeconfig (YAML with 'clusters' and "
+            f"'users'). Store the whole kubeconfig file's content in the vault."
+        )
+    for name, fix in (
+        ("k8s_offload_pod_image", "the Airflow pod image built from k8s/pod-image (same lock as the hosts), e.g. "
+                                  "registry.example.com/airflow/airflow-pod:3.3.2-1"),
+        ("k8s_offload_execution_api_url", "the api-servers' Execution API URL as the pods reach it, e.g. "
+                                          "https://airflow-api.example.com:8080/execution/"),
+    ):
+        lacking = [h for h in on if h in schedulers and not str(_lookup(hostvars, h, name) or "").strip()]
+        if lacking:
+            problems.append(
+                f"{name} is not set on {', '.join(lacking)}: the KubernetesExecutor's pod template needs it. Set it in "
+                f"the inventory's group_vars to {fix}."
+            )
+    return problems
+
+
 def _hosts(groups, hostvars, settings) -> list[str]:
     problems = []
     hosts = [h for h in groups.get("all", []) if h != "localhost"]
@@ -180,6 +256,7 @@ def cluster_preflight_problems(groups, hostvars, settings):
         + _required_groups(groups, settings)
         + _worker_pools(groups, hostvars, settings)
         + _secrets(groups, hostvars, settings)
+        + _kubernetes(groups, hostvars, settings)
         + _hosts(groups, hostvars, settings)
     )
 

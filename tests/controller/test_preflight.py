@@ -83,3 +83,38 @@ def test_bad_variable_type_is_caught_by_the_role_argument_spec(inventory):
         "role argument check",
         "common_nofile_limit",
     )
+
+
+def test_kubernetes_executor_needs_its_kubeconfig_and_pod_image(inventory):
+    inventory.groups["airflow"]["vars"] = {"airflow_kubernetes_executor_enabled": True}
+    assert_stopped_in_preflight(
+        run_playbook("site.yml", inventory.write()),
+        "Preflight found 3 problem(s); nothing was changed",
+        "airflow_kubernetes_kubeconfig is not set on api1, sched1",
+        "k8s_offload_pod_image is not set on sched1",
+        "k8s_offload_execution_api_url is not set on sched1",
+    )
+
+
+def test_kubernetes_executor_from_the_vault_passes(inventory):
+    inventory.groups["airflow"]["vars"] = {
+        "airflow_kubernetes_executor_enabled": True,
+        # How the lead wires it (group_vars/all): the kubeconfig content lives in the vault.
+        "airflow_kubernetes_kubeconfig": "{{ vault_airflow_kubernetes_kubeconfig }}",
+        "k8s_offload_pod_image": "registry.example.com/airflow/airflow-pod:3.3.2-1",
+        "k8s_offload_execution_api_url": "https://airflow-api.example.com:8080/execution/",
+    }
+    inventory.vault["vault_airflow_kubernetes_kubeconfig"] = (
+        "apiVersion: v1\nkind: Config\nclusters: [{name: k, cluster: {server: 'https://192.0.2.99:6443'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n"
+        "current-context: c\n"
+    )
+    result = run_playbook("playbooks/preflight.yml", inventory.write())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    del inventory.vault["vault_airflow_kubernetes_kubeconfig"]  # referenced but missing from the vault
+    assert_stopped_in_preflight(
+        run_playbook("site.yml", inventory.write()),
+        "Preflight found 1 problem(s)",
+        "airflow_kubernetes_kubeconfig is not set on api1, sched1",
+    )

@@ -101,3 +101,66 @@ def test_short_secret_is_refused():
 def test_five_node_quorum_is_fine_and_four_is_not():
     assert problems(*cluster(postgres=["p1", "p2", "p3", "p4", "p5"])) == []
     assert any("group 'postgres' has 4 host(s)" in p for p in problems(*cluster(postgres=["p1", "p2", "p3", "p4"])))
+
+
+KUBECONFIG = "apiVersion: v1\nclusters: [{name: k, cluster: {server: 'https://k8s:6443'}}]\nusers: [{name: u, user: {}}]\n"
+
+
+def kubernetes_cluster():
+    """The Airflow hosts with the KubernetesExecutor switched on and everything it needs."""
+    groups, hostvars = cluster(airflow=["s1", "a1", "w1"])
+    for host in groups["airflow"]:
+        hostvars[host]["airflow_kubernetes_executor_enabled"] = True
+        hostvars[host]["airflow_kubernetes_kubeconfig"] = KUBECONFIG
+    hostvars["s1"]["k8s_offload_pod_image"] = "registry.example.com/airflow/airflow-pod:3.3.2-1"
+    hostvars["s1"]["k8s_offload_execution_api_url"] = "https://api.example.com:8080/execution/"
+    return groups, hostvars
+
+
+def test_kubernetes_executor_complete_has_no_problems():
+    assert problems(*kubernetes_cluster()) == []
+    groups, hostvars = kubernetes_cluster()
+    del hostvars["w1"]["airflow_kubernetes_kubeconfig"]  # workers do not get it by default
+    assert problems(groups, hostvars) == []
+
+
+def test_kubernetes_executor_off_needs_nothing():
+    groups, hostvars = cluster(airflow=["s1", "a1", "w1"])
+    hostvars["s1"]["airflow_kubernetes_executor_enabled"] = False
+    assert problems(groups, hostvars) == []
+
+
+def test_kubernetes_executor_without_kubeconfig_and_pod_image():
+    groups, hostvars = kubernetes_cluster()
+    for host in ("s1", "a1"):
+        hostvars[host]["airflow_kubernetes_kubeconfig"] = "  "
+    del hostvars["s1"]["k8s_offload_pod_image"]
+    del hostvars["s1"]["k8s_offload_execution_api_url"]
+    found = problems(groups, hostvars)
+    assert len(found) == 3, found
+    assert found[0].startswith("airflow_kubernetes_kubeconfig is not set on a1, s1")
+    assert "vault_airflow_kubernetes_kubeconfig" in found[0]
+    assert found[1].startswith("k8s_offload_pod_image is not set on s1")
+    assert found[2].startswith("k8s_offload_execution_api_url is not set on s1")
+
+
+def test_kubeconfig_that_is_not_one_is_refused():
+    groups, hostvars = kubernetes_cluster()
+    hostvars["s1"]["airflow_kubernetes_kubeconfig"] = "CHANGE_ME"
+    [problem] = problems(groups, hostvars)
+    assert problem.startswith("airflow_kubernetes_kubeconfig on s1 is not a kubeconfig")
+
+
+def test_kubeconfig_groups_can_include_the_workers():
+    groups, hostvars = kubernetes_cluster()
+    del hostvars["w1"]["airflow_kubernetes_kubeconfig"]
+    hostvars["w1"]["airflow_kubernetes_kubeconfig_groups"] = ["airflow_scheduler", "airflow_api", "airflow_workers"]
+    [problem] = problems(groups, hostvars)
+    assert problem.startswith("airflow_kubernetes_kubeconfig is not set on w1")
+
+
+def test_kubernetes_executor_on_some_hosts_only_is_refused():
+    groups, hostvars = kubernetes_cluster()
+    hostvars["w1"]["airflow_kubernetes_executor_enabled"] = False
+    [problem] = problems(groups, hostvars)
+    assert problem.startswith("airflow_kubernetes_executor_enabled is true on a1, s1 but false on w1")
