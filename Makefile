@@ -14,7 +14,7 @@ MOLECULE_SCENARIOS ?= common database broker
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 
 .PHONY: help venv engine image lab-secrets lab-up lab-down converge demo check lint syntax \
-        pytest-controller pytest-dags molecule e2e test bench-failover lock clean
+        pytest-controller pytest-dags molecule e2e test bench-failover bench-provision lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -42,8 +42,9 @@ lab-down: lab-secrets  ## Remove the lab's containers and network (only those)
 converge: lab-secrets  ## Run site.yml on the lab
 	$(LAB_ENV) ansible-playbook -i $(LAB_INVENTORY) site.yml
 
-demo: lab-up converge  ## The main job: build the lab, converge site.yml on it, show what was built
+demo: lab-up converge  ## The main job: build the lab, converge site.yml on it, run the smoke DAG
 	@$(LAB_ENV) bash scripts/lab-summary.sh
+	$(LAB_ENV) python scripts/lab_airflow.py
 
 lint: venv  ## yamllint + ansible-lint (production profile)
 	yamllint -s .
@@ -84,6 +85,9 @@ bench-failover: venv image  ## Patroni and Sentinel failover: kill -> first writ
 	molecule converge -s broker
 	python benchmarks/failover_redis.py --trials $(TRIALS)
 	molecule destroy -s broker
+
+bench-provision: venv image lab-secrets  ## Cold converge, re-run, add-worker, task latency, RSS (docs/benchmarks.md)
+	$(LAB_ENV) python benchmarks/provision.py $(if $(PHASES),--phases $(PHASES))
 
 lock: venv  ## Re-lock requirements.txt and the Airflow lock after editing a requirements.in
 	uv pip compile -q requirements.in -o requirements.txt --python-version 3.11

@@ -1,22 +1,23 @@
 """Smoke test of the Celery worker pools: which hosts serve which queue?
 
-Fans out TASKS_PER_QUEUE mapped tasks on every Celery queue; each returns the hostname of the
-worker that ran it. ``report`` collects them per queue. A queue nobody serves leaves its tasks
-queued, so a run that never finishes names the missing pool.
+Fans out ``probes`` mapped tasks on every Celery queue; each returns the hostname of the worker
+that ran it, after holding its slot for ``seconds`` (the drain tests use that to keep workers busy).
+``report`` collects the hostnames per queue. A queue nobody serves leaves its tasks queued, so a
+run that never finishes names the missing pool.
 """
 
 from __future__ import annotations
 
 import socket
+import time
 
 import pendulum
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 # The Celery queues of the cluster (inventory: airflow_worker_queues of each airflow_workers child
 # group). tests/unit checks this against the lab inventory.
 QUEUES = ("default", "etl")
-TASKS_PER_QUEUE = 4
 
 
 @dag(
@@ -25,10 +26,19 @@ TASKS_PER_QUEUE = 4
     catchup=False,
     tags=["smoke", "platform"],
     default_args={"owner": "platform", "retries": 0},
+    params={
+        "probes": Param(4, type="integer", minimum=1, description="Mapped tasks per queue."),
+        "seconds": Param(0, type="integer", minimum=0, description="How long each probe runs."),
+    },
 )
 def cluster_smoke():
     @task
-    def hostname(probe: int) -> str:
+    def probe_numbers(params: dict | None = None) -> list[int]:
+        return list(range(params["probes"]))
+
+    @task
+    def hostname(probe: int, params: dict | None = None) -> str:
+        time.sleep(params["seconds"])
         host = socket.gethostname()
         print(f"probe {probe} ran on {host}")
         return host
@@ -40,14 +50,8 @@ def cluster_smoke():
             print(f"queue {queue}: {len(hosts)} host(s): {', '.join(hosts)}")
         return summary
 
-    report(
-        {
-            queue: hostname.override(task_id=f"hostname_{queue}", queue=queue).expand(
-                probe=list(range(TASKS_PER_QUEUE))
-            )
-            for queue in QUEUES
-        }
-    )
+    probes = probe_numbers()
+    report({queue: hostname.override(task_id=f"hostname_{queue}", queue=queue).expand(probe=probes) for queue in QUEUES})
 
 
 cluster_smoke()

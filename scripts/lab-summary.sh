@@ -12,6 +12,10 @@ cat <<TXT
 
 Inventory:       inventories/lab/hosts.yml (groups and pools), group_vars/ (wiring)
 Secrets:         inventories/lab/group_vars/all/vault.yml (ansible-vault; password in .lab/vault-pass)
+Airflow UI:      http://172.30.83.41:8080 (user admin; password: vault_airflow_admin_password,
+                 shown by 'ansible-vault view inventories/lab/group_vars/all/vault.yml')
+Flower:          http://172.30.83.41:5555 (user flower; vault_airflow_flower_password)
+REST API:        POST /auth/token, then /api/v2 with the bearer token (see scripts/lab_airflow.py)
 Converge log:    re-run with 'make converge'; a second run reports changed=0
 Shell on a host: docker exec -it lab-sched1 bash
 Remove the lab:  make lab-down

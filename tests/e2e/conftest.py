@@ -10,10 +10,12 @@ import os
 import pathlib
 import re
 import subprocess
+import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))  # lab_airflow: the REST API client `make demo` uses too
 INVENTORY = REPO / "inventories/lab/hosts.yml"
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
