@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Create an inventory's vault file with every secret the cluster needs.
 
-Reads the catalogue in group_vars/all/secrets.yml, keeps every secret the vault file already has,
-generates only the missing ones, and writes the file back encrypted with ansible-vault. Nothing is
-printed but secret names. Run it once per site; re-running is safe.
+Reads the catalogue in group_vars/all/secrets.yml, plus the inventory's own catalogue
+INVENTORY/secrets.yml (key `inventory_secrets`, same fields) when that file exists (the lab's test
+double token lives there: production inventories need none). Keeps every secret the vault file
+already has, generates only the missing ones, and writes the file back encrypted with ansible-vault.
+Nothing is printed but secret names. Run it once per site; re-running is safe.
 
     scripts/generate-secrets.py inventories/production --vault-password-file ~/.vault-pass
 """
@@ -23,6 +25,8 @@ from ansible.parsing.vault import VaultLib, VaultSecret, is_encrypted
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 CATALOGUE = REPO / "group_vars" / "all" / "secrets.yml"
+# Optional, per inventory: secrets only that inventory uses (not read by preflight's secrets check).
+INVENTORY_CATALOGUE = "secrets.yml"
 
 
 def generate(kind: str) -> str:
@@ -33,7 +37,23 @@ def generate(kind: str) -> str:
         return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     if kind == "token":
         return secrets.token_hex(32)
-    raise ValueError(f"unknown secret kind {kind!r} in {CATALOGUE}")
+    raise ValueError(f"unknown secret kind {kind!r}")
+
+
+def load_catalogue(inventory: pathlib.Path) -> list[dict]:
+    """The cluster's catalogue plus the inventory's own, if any; a name may appear only once."""
+    catalogue = list(yaml.safe_load(CATALOGUE.read_text())["cluster_secrets"])
+    extra_file = inventory / INVENTORY_CATALOGUE
+    if extra_file.exists():
+        extra = (yaml.safe_load(extra_file.read_text()) or {}).get("inventory_secrets") or []
+        known = {item["name"] for item in catalogue}
+        for item in extra:
+            if item["name"] in known:
+                raise SystemExit(f"{extra_file}: {item['name']} is already in {CATALOGUE}")
+            generate(item["kind"])  # an unknown kind fails before anything is written
+            known.add(item["name"])
+        catalogue += extra
+    return catalogue
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         raw = out.read_bytes()
         current = yaml.safe_load(vault.decrypt(raw) if is_encrypted(raw) else raw) or {}
 
-    catalogue = yaml.safe_load(CATALOGUE.read_text())["cluster_secrets"]
+    catalogue = load_catalogue(args.inventory)
     added = [item["name"] for item in catalogue if not current.get(item["name"])]
     for item in catalogue:
         if item["name"] in added:

@@ -11,6 +11,12 @@ Standard library only, so it runs on the controller or in any lab container with
 
     python3 tests/k8s_double/server.py --namespace airflow --token-file tok --kubeconfig kube.json \
         --kubelet docker --docker-container lab-worker-1 --path-prefix /opt/airflow/venv/bin
+
+or, inside a lab host (pods become processes of that host, as user airflow; lab/k8s_double.yml):
+
+    python3 server.py --host 172.30.83.31 --port 6443 --namespace airflow-tasks --token-file /etc/k8s-double/token \
+        --kubeconfig /etc/k8s-double/kubeconfig --kubelet local --path-prefix /opt/airflow/venv/bin --run-as airflow \
+        --image-env AIRFLOW_HOME=/opt/airflow --image-workdir /opt/airflow
 """
 
 from __future__ import annotations
@@ -236,24 +242,59 @@ class Kubelet:
 
 
 class LocalProcessKubelet(Kubelet):
-    """Runs the container's command as a local subprocess with the pod's env (unit tests of the double).
+    """Runs the container's command as a local subprocess with the pod's env.
 
     `images`: if given, only these images "exist" (others -> ErrImagePull). `base_env`: env inherited
     by every workload (PATH etc.; a container has an image environment, a subprocess needs one too).
+    `path_prefix` goes in front of base_env's PATH (e.g. /opt/airflow/venv/bin: this machine's Airflow
+    install stands in for the pod image). `image_env` stands in for the image's ENV (AIRFLOW_HOME...);
+    the pod's env wins over it. `workdir` stands in for the image's WORKDIR (a container's workingDir
+    wins). `run_as`: user name every workload runs as (setuid/setgid + that user's groups, HOME, USER),
+    like a pod's runAsUser; resolved per pod, so the user may be created after the double started (an
+    unknown user fails that pod with StartError). Changing user needs root, except to oneself.
     """
 
-    def __init__(self, images: set[str] | None = None, base_env: dict[str, str] | None = None):
+    def __init__(self, images: set[str] | None = None, base_env: dict[str, str] | None = None,
+                 path_prefix: str = "", image_env: dict[str, str] | None = None, workdir: str | None = None,
+                 run_as: str | None = None):
         self.images = images
         self.base_env = base_env if base_env is not None else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        self.path_prefix = path_prefix
+        self.image_env = image_env or {}
+        self.workdir = workdir
+        self.run_as = run_as
+
+    def _identity(self) -> tuple[dict, dict[str, str]]:
+        """Popen arguments and env for run_as (pwd lookup per pod: the user may not exist yet at startup)."""
+        if not self.run_as:
+            return {}, {}
+        import pwd
+
+        try:
+            pw = pwd.getpwnam(self.run_as)
+        except KeyError:
+            raise RuntimeError(f"run-as user {self.run_as!r} does not exist on this machine") from None
+        popen = {"user": pw.pw_uid, "group": pw.pw_gid}
+        if os.geteuid() == 0:  # setgroups() needs root; an unprivileged double can only "become" itself
+            popen["extra_groups"] = os.getgrouplist(pw.pw_name, pw.pw_gid)
+        return popen, {"HOME": pw.pw_dir, "USER": pw.pw_name, "LOGNAME": pw.pw_name}
+
+    def env(self, pod: dict, container: dict) -> dict[str, str]:
+        env = dict(self.base_env)
+        if self.path_prefix:
+            env["PATH"] = f"{self.path_prefix}:{env['PATH']}" if env.get("PATH") else self.path_prefix
+        return {**env, **self.image_env, **container_env(pod, container)}
 
     def start(self, pod: dict, container: dict) -> subprocess.Popen:
         if self.images is not None and container.get("image") not in self.images:
             raise ImagePullError(f"image {container.get('image')!r} not known to LocalProcessKubelet")
-        env = {**self.base_env, **container_env(pod, container)}
+        identity, identity_env = self._identity()
+        env = self.env(pod, container)
+        env = {**env, **{k: v for k, v in identity_env.items() if k not in env or k in ("USER", "LOGNAME")}}
         return subprocess.Popen(
-            container_argv(container), env=env, cwd=container.get("workingDir") or None,
+            container_argv(container), env=env, cwd=container.get("workingDir") or self.workdir,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, **identity,
         )
 
 
@@ -1120,10 +1161,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubelet", choices=("local", "docker"), default="local")
     parser.add_argument("--docker-container", help="lab container that runs pods (DockerExecKubelet default)")
     parser.add_argument("--image-map", action="append", default=[], metavar="IMAGE=CONTAINER")
-    parser.add_argument("--path-prefix", default="/opt/airflow/venv/bin", help="prepended to PATH in the container")
+    parser.add_argument("--path-prefix", help="prepended to PATH of every pod (docker default: /opt/airflow/venv/bin; "
+                                              "local: none)")
     parser.add_argument("--docker-user", help="docker exec -u USER (default: the pod's runAsUser, else root)")
+    parser.add_argument("--run-as", metavar="USER", help="local kubelet: run every pod process as this user "
+                                                         "(needs root; resolved per pod)")
     parser.add_argument("--image-env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment the pod image would have (e.g. AIRFLOW_HOME=/opt/airflow)")
+    parser.add_argument("--image-workdir", help="local kubelet: working directory of pods without workingDir "
+                                                "(the image's WORKDIR)")
     parser.add_argument("--record-file", help="append every request as a JSON line here on exit")
     parser.add_argument("--cluster-scope", action="store_true", help="allow /api/v1/pods (a ClusterRole)")
     args = parser.parse_args(argv)
@@ -1138,12 +1184,15 @@ def main(argv: list[str] | None = None) -> int:
             fd = os.open(args.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(token + "\n")
+    image_env = dict(item.split("=", 1) for item in args.image_env)
     if args.kubelet == "docker":
         images = dict(item.split("=", 1) for item in args.image_map)
-        kubelet: Kubelet = DockerExecKubelet(images, args.docker_container, args.path_prefix, args.docker_user,
-                                             image_env=dict(item.split("=", 1) for item in args.image_env))
+        path_prefix = "/opt/airflow/venv/bin" if args.path_prefix is None else args.path_prefix
+        kubelet: Kubelet = DockerExecKubelet(images, args.docker_container, path_prefix, args.docker_user,
+                                             image_env=image_env)
     else:
-        kubelet = LocalProcessKubelet()
+        kubelet = LocalProcessKubelet(path_prefix=args.path_prefix or "", image_env=image_env,
+                                      workdir=args.image_workdir, run_as=args.run_as)
     double = KubeApiDouble(namespaces=args.namespace or ["airflow"], token=token, host=args.host, port=args.port,
                            kubelet=kubelet, cluster_scope=args.cluster_scope)
     double.write_kubeconfig(args.kubeconfig)

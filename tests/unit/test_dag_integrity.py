@@ -9,6 +9,7 @@ from conftest import DAGS, KUBERNETES_QUEUE, LAB_INVENTORY
 
 EXPECTED_DAGS = {
     "cluster_smoke",
+    "kubernetes_smoke",
     "spark_submit_transform",
     "clickstream_etl",
     "flink_clickstream_ingest",
