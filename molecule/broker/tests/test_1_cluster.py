@@ -125,7 +125,7 @@ def test_airflow_user_cannot_run_admin_commands(cluster, command):
 
 def test_airflow_user_runs_kombus_binding_scripts(cluster):
     # kombu 5.5+ (Airflow's lock has 5.7) binds queues with a Lua script via EVALSHA/EVAL.
-    script = "redis.call('SADD', KEYS[1], ARGV[1]) return redis.call('SCARD', KEYS[1])"
+    script = "redis.call('SADD', KEYS[1], ARGV[1]) redis.call('TIME') return redis.call('SCARD', KEYS[1])"
     out = cli(name_of(cluster), "EVAL", script, "1", "_kombu.binding.molecule", "probe",
               user=AIRFLOW[0], password=AIRFLOW[1])
     assert out.strip() == "1", out
