@@ -56,7 +56,7 @@ syntax: venv  ## ansible-playbook --syntax-check of every playbook
 	done; echo "syntax ok: $(words $(PLAYBOOKS)) playbooks + lab"
 
 pytest-controller: venv  ## Controller tests: preflight, filters, group_vars, secrets (no containers)
-	pytest -q -p no:cacheprovider tests/controller
+	pytest -q -p no:cacheprovider -n 2 tests/controller
 
 pytest-dags: venv  ## DAG, cluster policy and Kubernetes manifest tests (Airflow venv, no containers)
 	@bash scripts/bootstrap-dags-venv.sh
