@@ -74,8 +74,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 def bench_tasks(probes: int) -> list[str]:
     api = AirflowApi()
-    run_id = api.trigger("cluster_smoke", {"probes": probes, "seconds": 0})
-    state = api.wait_finished("cluster_smoke", run_id, timeout=1800)
+    run_id, state = api.run_to_end("cluster_smoke", {"probes": probes, "seconds": 0}, timeout=1800)
     tis = [ti for ti in api.task_instances("cluster_smoke", run_id) if ti["task_id"].startswith("hostname_")]
     latency = [ts(ti["start_date"]) - ts(ti["queued_when"]) for ti in tis]
     span = max(ts(ti["end_date"]) for ti in tis) - min(ts(ti["start_date"]) for ti in tis)

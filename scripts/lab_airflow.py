@@ -89,6 +89,11 @@ class AirflowApi:
         state = wait_for(lambda: (s := self.run_state(dag_id, run_id)) in TERMINAL and s, timeout)
         return state or self.run_state(dag_id, run_id)
 
+    def run_to_end(self, dag_id: str, conf: dict | None = None, timeout: float = 600) -> tuple[str, str]:
+        """Trigger a run and wait for it to finish; return (run id, final state)."""
+        run_id = self.trigger(dag_id, conf)
+        return run_id, self.wait_finished(dag_id, run_id, timeout)
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
 
@@ -105,8 +110,7 @@ def short_host(ti: dict) -> str:
 def main() -> int:
     api = AirflowApi()
     print("Triggering cluster_smoke through POST /api/v2/dags/cluster_smoke/dagRuns ...", flush=True)
-    run_id = api.trigger("cluster_smoke")
-    state = api.wait_finished("cluster_smoke", run_id)
+    run_id, state = api.run_to_end("cluster_smoke")
     print(f"Run {run_id}: {state}")
     hosts: dict[str, set[str]] = {}
     for ti in api.task_instances("cluster_smoke", run_id):

@@ -62,3 +62,11 @@ def first_converge() -> Run:
 @pytest.fixture(scope="session")
 def lab_hosts(first_converge) -> list[str]:
     return sorted(h for h in first_converge.recap if h != "localhost")
+
+
+@pytest.fixture(scope="session")
+def api(first_converge):
+    """REST API client of the lab's api-server, logged in as admin once per session."""
+    from lab_airflow import AirflowApi
+
+    return AirflowApi()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from lab_airflow import API_HOST, AirflowApi, lab_secret, short_host
+from lab_airflow import API_HOST, lab_secret, short_host
 from conftest import lab_exec
 from lab_inventory import pool_hosts
 
@@ -15,14 +15,8 @@ DAG = "cluster_smoke"
 
 
 @pytest.fixture(scope="module")
-def api(first_converge) -> AirflowApi:
-    return AirflowApi()
-
-
-@pytest.fixture(scope="module")
 def smoke_run(api):
-    run_id = api.trigger(DAG)
-    state = api.wait_finished(DAG, run_id)
+    run_id, state = api.run_to_end(DAG)
     return state, api.task_instances(DAG, run_id)
 
 

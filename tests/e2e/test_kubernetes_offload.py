@@ -16,7 +16,7 @@ import json
 import pytest
 import yaml
 from conftest import REPO, lab_exec
-from lab_airflow import AirflowApi, short_host, wait_for
+from lab_airflow import short_host, wait_for
 from lab_inventory import pool_hosts
 
 DAG = "kubernetes_smoke"
@@ -67,21 +67,14 @@ def pods_created(log: dict, run_id: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def api(first_converge) -> AirflowApi:
-    return AirflowApi()
-
-
-@pytest.fixture(scope="module")
 def ok_run(api):
-    run_id = api.trigger(DAG)
-    state = api.wait_finished(DAG, run_id)
+    run_id, state = api.run_to_end(DAG)
     return run_id, state, {ti["task_id"]: ti for ti in api.task_instances(DAG, run_id)}
 
 
 @pytest.fixture(scope="module")
 def failed_run(api, ok_run):
-    run_id = api.trigger(DAG, {"fail": True})
-    state = api.wait_finished(DAG, run_id)
+    run_id, state = api.run_to_end(DAG, {"fail": True})
     return run_id, state, {ti["task_id"]: ti for ti in api.task_instances(DAG, run_id)}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from lab_airflow import AirflowApi, short_host, wait_for
+from lab_airflow import short_host, wait_for
 from conftest import REPO, ansible_playbook, lab_exec
 
 DAG = "cluster_smoke"
@@ -23,11 +23,6 @@ EXTRA = ["-i", str(REPO / "tests/e2e/inventory_extra_worker.yml")]
 
 def worker_state(host: str) -> str:
     return lab_exec(host, "systemctl", "is-active", "airflow-celery-worker").stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def api(first_converge) -> AirflowApi:
-    return AirflowApi()
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +67,8 @@ def test_new_worker_takes_the_pool_tasks(api, added_worker):
     """With the pool's other members drained, the new host must run every default-queue task."""
     drain = ansible_playbook(*EXTRA, "playbooks/drain_worker.yml", "--limit", "lab-worker2")
     assert drain.proc.returncode == 0, drain.output[-6000:]
-    run_id = api.trigger(DAG, {"probes": 4, "seconds": 0})
-    assert api.wait_finished(DAG, run_id) == "success"
+    run_id, state = api.run_to_end(DAG, {"probes": 4, "seconds": 0})
+    assert state == "success"
     default = [ti for ti in api.task_instances(DAG, run_id) if ti["queue"] == "default"]
     assert default and {short_host(ti) for ti in default} == {NEW}, default
 
