@@ -248,6 +248,26 @@ def _hosts(groups, hostvars, settings) -> list[str]:
     return problems
 
 
+CLIENT_NETWORK_VARIABLES = ("pgbouncer_allowed_networks", "postgresql_ha_client_networks")
+
+
+def _client_networks(groups, hostvars, settings) -> list[str]:
+    """The database hosts' extra client CIDR blocks go into hba files: a typo there locks clients out."""
+    bad = defaultdict(set)
+    for host in groups.get("all", []):
+        for name in CLIENT_NETWORK_VARIABLES:
+            for network in _get(hostvars, host, name) or []:
+                try:
+                    ipaddress.IPv4Network(str(network))
+                except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError):
+                    bad[(name, str(network))].add(host)
+    return [
+        f"{name} has {network!r} (on {', '.join(sorted(hosts))}): not an IPv4 network in CIDR form with no host "
+        f"bits set, e.g. 10.20.1.0/24. Fix it in the inventory."
+        for (name, network), hosts in sorted(bad.items())
+    ]
+
+
 def cluster_preflight_problems(groups, hostvars, settings):
     """Every problem with the inventory, as a list of 'what is wrong, how to fix it' sentences."""
     groups = {k: list(v) for k, v in groups.items()}
@@ -258,6 +278,7 @@ def cluster_preflight_problems(groups, hostvars, settings):
         + _secrets(groups, hostvars, settings)
         + _kubernetes(groups, hostvars, settings)
         + _hosts(groups, hostvars, settings)
+        + _client_networks(groups, hostvars, settings)
     )
 
 

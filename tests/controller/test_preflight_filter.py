@@ -98,6 +98,17 @@ def test_short_secret_is_refused():
     assert any("secret vault_x looks like a placeholder or is too short" in p for p in problems(groups, hostvars))
 
 
+def test_client_networks_must_be_cidr_blocks():
+    groups, hostvars = cluster()
+    for pg in ("pg1", "pg2", "pg3"):
+        hostvars[pg]["pgbouncer_allowed_networks"] = ["10.20.1.0/24", "10.20.1.5/24"]
+        hostvars[pg]["postgresql_ha_client_networks"] = ["10.20.1.0/24", "10.20.1.x"]
+    found = problems(groups, hostvars)
+    assert len(found) == 2
+    assert found[0].startswith("pgbouncer_allowed_networks has '10.20.1.5/24' (on pg1, pg2, pg3)")
+    assert found[1].startswith("postgresql_ha_client_networks has '10.20.1.x' (on pg1, pg2, pg3)")
+
+
 def test_five_node_quorum_is_fine_and_four_is_not():
     assert problems(*cluster(postgres=["p1", "p2", "p3", "p4", "p5"])) == []
     assert any("group 'postgres' has 4 host(s)" in p for p in problems(*cluster(postgres=["p1", "p2", "p3", "p4"])))

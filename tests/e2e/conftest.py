@@ -36,7 +36,9 @@ class Run:
 
 
 def ansible_playbook(*args: str, timeout: int = 3600) -> Run:
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    # profile_tasks: the slowest tasks end up in the logs kept under .lab/ (figures, never asserted on).
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="25")
     proc = subprocess.run(
         ["ansible-playbook", "-i", str(INVENTORY), *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
