@@ -4,8 +4,8 @@
 Phases (all by default; --phases picks some, in this order):
   cold   remove and re-create the lab containers (not timed), then time site.yml from scratch
   rerun  time a second site.yml run and count changed tasks (target: changed=0)
-  add    create one more worker container (tests/e2e/inventory_extra_worker.yml, not timed) and
-         time playbooks/add_worker.yml --limit lab-worker4
+  add    (re-)create a blank lab-worker4 container (tests/e2e/inventory_extra_worker.yml, not
+         timed) and time playbooks/add_worker.yml --limit lab-worker4
   tasks  trigger cluster_smoke with --probes mapped tasks per queue (no sleep) and read every
          task instance's queued_when/start_date/end_date from the REST API: queued->running
          latency p50/p95 and tasks per minute (first start to last end)
@@ -131,6 +131,8 @@ def main() -> int:
         wall, changed = playbook(*INVENTORY, "site.yml")
         emit(f"| rerun | site.yml again | {wall:.0f} s, changed={changed} | load {load()} |")
     if "add" in phases:
+        # A brand-new host every time: an earlier run (or the e2e suite) may have left one configured.
+        subprocess.run(["docker", "rm", "-f", "--volumes", "lab-worker4"], capture_output=True)
         playbook(*EXTRA, "lab/up.yml", "--limit", "localhost,lab-worker4")
         wall, changed = playbook(*EXTRA, "playbooks/add_worker.yml", "--limit", "lab-worker4")
         emit(f"| add | add_worker.yml --limit lab-worker4 (new container) | {wall:.0f} s ({changed} changed) "

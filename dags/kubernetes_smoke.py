@@ -7,6 +7,8 @@ Three tasks report the hostname of the process that ran them:
   KubernetesExecutor, with per-task resources (``pod_resources``, merged into the pod template);
 - ``on_kubernetes_executor``: ``executor="KubernetesExecutor"`` named directly (Airflow 3 multi-executor).
 
+``on_kubernetes_executor`` keeps its pod running for the run's ``seconds`` param after printing, so
+its log can be read while the pod runs (the api-server reads it through the Kubernetes API).
 ``maybe_fail`` runs on Kubernetes too and fails on purpose when the run's ``fail`` param is true; it
 retries once after a few seconds, so such a run shows a Kubernetes retry and then a failed run.
 The lab runs it against the Kubernetes API test double (tests/e2e/test_kubernetes_offload.py).
@@ -15,6 +17,7 @@ The lab runs it against the Kubernetes API test double (tests/e2e/test_kubernete
 from __future__ import annotations
 
 import socket
+import time
 from datetime import timedelta
 
 import pendulum
@@ -34,7 +37,10 @@ POD_MEMORY = "384Mi"
     catchup=False,
     tags=["smoke", "platform", "kubernetes"],
     default_args={"owner": "platform", "retries": 0},
-    params={"fail": Param(False, type="boolean", description="Make maybe_fail fail (it retries once first).")},
+    params={
+        "fail": Param(False, type="boolean", description="Make maybe_fail fail (it retries once first)."),
+        "seconds": Param(0, type="integer", minimum=0, description="How long on_kubernetes_executor's pod runs."),
+    },
 )
 def kubernetes_smoke():
     @task
@@ -50,9 +56,10 @@ def kubernetes_smoke():
         return host
 
     @task(executor="KubernetesExecutor")
-    def on_kubernetes_executor() -> str:
+    def on_kubernetes_executor(params: dict | None = None) -> str:
         host = socket.gethostname()
         print(f"on_kubernetes_executor ran on {host}")
+        time.sleep(params["seconds"])
         return host
 
     @task(queue=KUBERNETES_QUEUE, retries=1, retry_delay=timedelta(seconds=5))

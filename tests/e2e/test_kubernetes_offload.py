@@ -178,3 +178,29 @@ def test_failing_kubernetes_task_retries_once_then_the_run_fails(failed_run):
     tries = sorted(p["body"]["metadata"]["labels"]["try_number"] for p in pods_created(double_log(), run_id)
                    if p["body"]["metadata"]["labels"]["task_id"] == "maybe_fail")
     assert tries == ["1", "2"], "one pod per try of maybe_fail"
+
+
+def test_api_server_reads_a_running_pods_log_through_the_kubernetes_api(api, failed_run):
+    """While a Kubernetes task runs, its log comes from the pod (pods/log), read by the api-server."""
+    run_id = api.trigger(DAG, {"seconds": 60})
+
+    def running_ti():
+        return [ti for ti in api.task_instances(DAG, run_id)
+                if ti["task_id"] == "on_kubernetes_executor" and ti["state"] == "running"]
+
+    running = wait_for(running_ti, 300)
+    assert running, "on_kubernetes_executor never started"
+    def pod_log_with_the_tasks_output():
+        text = api.log(running[0])
+        return text if "on_kubernetes_executor ran on" in text else ""
+
+    content = wait_for(pod_log_with_the_tasks_output, 50) or api.log(running[0])
+    assert "through kube API" in content, content[-3000:]
+    assert "Reading from k8s pod logs failed" not in content
+    api_hosts = yaml.safe_load((REPO / "inventories/lab/hosts.yml").read_text())["all"]["children"]["airflow"][
+        "children"]["airflow_api"]["hosts"]
+    api_addresses = {host["cluster_address"] for host in api_hosts.values()}
+    log_reads = [r for r in double_log()["requests"]
+                 if r["method"] == "GET" and r["path"].startswith(PODS_PATH + "/") and r["path"].endswith("/log")]
+    assert api_addresses & {r["client"] for r in log_reads}, log_reads
+    assert api.wait_finished(DAG, run_id) == "success"

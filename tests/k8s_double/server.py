@@ -860,7 +860,8 @@ def _make_handler(double: KubeApiDouble):
             url = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             body = self._body() if method in ("POST", "PATCH", "PUT", "DELETE") else None
-            self._record = {"time": time.time(), "method": method, "path": url.path, "query": query,
+            self._record = {"time": time.time(), "client": self.client_address[0], "method": method,
+                            "path": url.path, "query": query,
                             "body": body, "accept": self.headers.get("Accept"),
                             "content_type": self.headers.get("Content-Type"), "status": None}
             with double.lock:
