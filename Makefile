@@ -62,7 +62,9 @@ pytest-dags: venv  ## DAG, cluster policy and Kubernetes manifest tests (Airflow
 	@bash scripts/bootstrap-dags-venv.sh
 	.venv-airflow/bin/pytest -q -p no:cacheprovider tests/unit
 
-check: lint syntax pytest-controller pytest-dags  ## Fast tier, no containers (every commit)
+# No separate `syntax`: ansible-lint's syntax-check rule runs ansible-playbook --syntax-check on
+# every playbook, lab/ included.
+check: lint pytest-controller pytest-dags  ## Fast tier, no containers (every commit)
 
 molecule: venv image  ## Molecule scenarios (converge, idempotence, verify) for each role
 	@for s in $(MOLECULE_SCENARIOS); do \

@@ -87,9 +87,16 @@ def bench_tasks(probes: int) -> list[str]:
 
 
 RSS_SCRIPT = r"""
-import pathlib, sys
+import pathlib, subprocess, sys
+# The unit's cgroup as systemd names it; cgroup v2 or the v1 name=systemd hierarchy.
+group = subprocess.run(["systemctl", "show", "-p", "ControlGroup", "--value", sys.argv[1]],
+                       capture_output=True, text=True, check=True).stdout.strip()
+for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/systemd"):
+    procs = pathlib.Path(root + group + "/cgroup.procs")
+    if procs.exists():
+        break
 total = 0
-for pid in pathlib.Path(f"/sys/fs/cgroup/system.slice/{sys.argv[1]}.service/cgroup.procs").read_text().split():
+for pid in procs.read_text().split():
     try:
         status = pathlib.Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
@@ -103,7 +110,7 @@ def bench_rss() -> list[str]:
     rows = []
     for host, components in UNITS.items():
         for component in components:
-            out = subprocess.run(["docker", "exec", host, "python3", "-c", RSS_SCRIPT, f"airflow-{component}"],
+            out = subprocess.run(["docker", "exec", host, "python3", "-c", RSS_SCRIPT, f"airflow-{component}.service"],
                                  capture_output=True, text=True)
             value = f"{out.stdout.strip()} MiB" if out.returncode == 0 else "n/a"
             rows.append(f"| rss | {component} on {host} | {value} | |")

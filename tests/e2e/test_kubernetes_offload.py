@@ -4,8 +4,9 @@ lab/k8s_double.yml runs the double (tests/k8s_double/server.py) on lab-sched1; i
 each pod as a process of lab-sched1 (user airflow, that host's Airflow venv and airflow.cfg standing in
 for the pod image). The DAG kubernetes_smoke is triggered through the REST API: its Celery task must
 run on a default-pool worker, its Kubernetes tasks on lab-sched1 as pods the scheduler built from the
-pod template (checked in the double's request log), and a run with {"fail": true} must retry the
-failing Kubernetes task once and fail. Nothing that site.yml manages is changed here.
+pod template (checked in the double's request log), a run with {"fail": true} must retry the
+failing Kubernetes task once and fail, and a running pod's log must reach the api-server through the
+Kubernetes API. Nothing that site.yml manages is changed here.
 See docs/kubernetes.md ("lab executor test") for what this proves and what it does not.
 """
 
