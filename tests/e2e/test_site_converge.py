@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import yaml
 
 from conftest import INVENTORY, ansible_playbook, lab_exec
@@ -50,3 +52,11 @@ def test_airflow_user_exists_only_on_airflow_hosts(lab_hosts):
     assert lab_exec("lab-sched1", "id", "-u", "airflow").returncode == 0
     assert lab_exec("lab-worker1", "id", "-u", "airflow").returncode == 0
     assert lab_exec("lab-pg1", "id", "-u", "airflow").returncode != 0
+
+
+def test_lab_hosts_carry_the_label_lab_down_removes_by():
+    """make lab-down removes containers by this label only: each lab host must carry it."""
+    label = yaml.safe_load((INVENTORY.parent / "group_vars/all/lab.yml").read_text())["lab_container_label"]
+    listed = subprocess.run(["docker", "ps", "--filter", f"label={label}=host", "--format", "{{.Names}}"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert set(inventory_addresses()) <= set(listed), listed
