@@ -14,7 +14,7 @@ MOLECULE_SCENARIOS ?= common database broker
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 
 .PHONY: help venv engine image lab-secrets lab-up lab-down converge demo check lint syntax \
-        pytest-controller pytest-dags molecule e2e test bench-failover bench-provision lock clean
+        pytest-controller pytest-dags pytest-double molecule e2e test bench-failover bench-provision lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -66,6 +66,10 @@ pytest-dags: venv  ## DAG, cluster policy and Kubernetes manifest tests (Airflow
 # every playbook, lab/ included.
 check: lint pytest-controller pytest-dags  ## Fast tier, no containers (every commit)
 
+pytest-double: venv  ## Kubernetes API test double: its own tests and the k8s_offload role applied to it (loopback)
+	@bash scripts/bootstrap-dags-venv.sh
+	.venv-airflow/bin/pytest -q -c tests/k8s_double/pytest.ini tests/k8s_double
+
 molecule: venv image  ## Molecule scenarios (converge, idempotence, verify) for each role
 	@for s in $(MOLECULE_SCENARIOS); do \
 	  echo "=== molecule test -s $$s"; start=$$(date +%s); \
@@ -77,7 +81,7 @@ e2e: image lab-secrets  ## Whole-cluster tests on a fresh lab (E2E_REUSE_LAB=1 k
 	@$(MAKE) --no-print-directory lab-up
 	$(LAB_ENV) pytest -q -p no:cacheprovider tests/e2e
 
-test: check molecule e2e  ## Everything CI runs
+test: check pytest-double molecule e2e  ## Everything CI runs
 
 TRIALS ?= 5
 bench-failover: venv image  ## Patroni and Sentinel failover: kill -> first write, TRIALS each (docs/benchmarks.md)

@@ -53,6 +53,28 @@ _API_RESOURCES = [
 ]
 
 
+# Objects the k8s_offload role applies (kubernetes.core.k8s): stored and returned, nothing more.
+# (api group, resource) -> (kind, namespaced). No controllers: a ServiceAccount gets no token.
+_OBJECT_KINDS = {
+    ("", "namespaces"): ("Namespace", False),
+    ("", "serviceaccounts"): ("ServiceAccount", True),
+    ("", "secrets"): ("Secret", True),
+    ("rbac.authorization.k8s.io", "roles"): ("Role", True),
+    ("rbac.authorization.k8s.io", "rolebindings"): ("RoleBinding", True),
+    ("rbac.authorization.k8s.io", "clusterroles"): ("ClusterRole", False),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): ("ClusterRoleBinding", False),
+}
+_OBJECT_VERBS = ["create", "delete", "get", "list", "patch", "update"]
+_OBJECT_PATH = re.compile(
+    r"^/(?:api/v1|apis/(?P<group>[a-z0-9.]+)/v1)(?:/namespaces/(?P<ns>[^/]+))?/(?P<resource>[a-z]+)(?:/(?P<name>[^/]+))?$")
+
+
+def _discovery(group: str) -> list[dict]:
+    return [{"name": resource, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
+             "verbs": _OBJECT_VERBS}
+            for (g, resource), (kind, namespaced) in _OBJECT_KINDS.items() if g == group]
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -407,6 +429,8 @@ class KubeApiDouble:
         self.changed = threading.Condition(self.lock)
         self.rv = 0
         self.pods: dict[tuple[str, str], dict] = {}
+        # Non-pod objects (_OBJECT_KINDS): (group, resource) -> {(namespace or None, name): object}.
+        self.objects: dict[tuple[str, str], dict[tuple[str | None, str], dict]] = {}
         self.events: dict[tuple[str, str], dict] = {}
         self.logs: dict[tuple[str, str], list[str]] = {}
         self.history: list[tuple[int, str, dict | None, dict]] = []  # (rv, type, old, new) for pods
@@ -912,10 +936,16 @@ def _make_handler(double: KubeApiDouble):
                 return self._send_json(200, {"kind": "APIVersions", "versions": ["v1"],
                                              "serverAddressByClientCIDRs": []})
             if method == "GET" and path == "/apis":
-                return self._send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+                rbac = {"groupVersion": "rbac.authorization.k8s.io/v1", "version": "v1"}
+                return self._send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                    {"name": "rbac.authorization.k8s.io", "versions": [rbac], "preferredVersion": rbac}]})
             if method == "GET" and path == "/api/v1":
                 return self._send_json(200, {"kind": "APIResourceList", "groupVersion": "v1",
-                                             "resources": _API_RESOURCES})
+                                             "resources": _API_RESOURCES + _discovery("")})
+            if method == "GET" and path == "/apis/rbac.authorization.k8s.io/v1":
+                return self._send_json(200, {"kind": "APIResourceList",
+                                             "groupVersion": "rbac.authorization.k8s.io/v1",
+                                             "resources": _discovery("rbac.authorization.k8s.io")})
             if method == "GET" and path == "/_double/requests":  # for lab assertions; not a k8s path
                 with double.lock:
                     return self._send_json(200, {"kind": "DoubleRequestLog", "requests": double.requests[:-1],
@@ -925,6 +955,9 @@ def _make_handler(double: KubeApiDouble):
                 return self._list_or_watch(None, query)
             m = _POD_PATH.match(path)
             if not m:
+                o = _OBJECT_PATH.match(path)
+                if o and (o["group"] or "", o["resource"]) in _OBJECT_KINDS:
+                    return self._object(method, o["group"] or "", o["resource"], o["ns"], o["name"], query, body)
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             namespace, resource, name, sub = m.groups()
             verb = {"GET": "get" if name else "list", "POST": "create", "PATCH": "patch", "DELETE": "delete",
@@ -957,6 +990,58 @@ def _make_handler(double: KubeApiDouble):
                     grace = int(query["gracePeriodSeconds"])
                 return self._send_json(200, double.delete_pod(namespace, name, grace))
             raise ApiError(405, "MethodNotAllowed", f"{method} is not served by the double")
+
+        def _object(self, method, group, resource, namespace, name, query, body) -> None:
+            """get/list/create/patch/update/delete of a stored object; dryRun=All validates and stores nothing."""
+            kind, namespaced = _OBJECT_KINDS[(group, resource)]
+            if namespaced != (namespace is not None):
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            verb = {"GET": "get" if name else "list", "POST": "create", "PATCH": "patch", "PUT": "update",
+                    "DELETE": "delete"}.get(method)
+            if verb is None or (name is None) != (verb in ("list", "create")):
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not served by the double")
+            self._authorize(verb, resource, namespace)
+            dry_run = query.get("dryRun") == "All"
+            api_version = f"{group}/v1" if group else "v1"
+            with double.lock:
+                store = double.objects.setdefault((group, resource), {})
+                if verb == "list":
+                    items = [o for (ns, _), o in sorted(store.items()) if ns == namespace]
+                    return self._send_json(200, {"kind": f"{kind}List", "apiVersion": api_version,
+                                                 "metadata": {"resourceVersion": str(double.rv)}, "items": items})
+                if verb == "create":
+                    name = ((body or {}).get("metadata") or {}).get("name")
+                    if not name:
+                        raise ApiError(422, "Invalid", f"{kind} without metadata.name")
+                existing = store.get((namespace, name))
+                if verb == "create" and existing is not None:
+                    raise ApiError(409, "AlreadyExists", f'{resource} "{name}" already exists',
+                                   {"name": name, "kind": resource})
+                if verb not in ("create",) and existing is None:
+                    raise ApiError(404, "NotFound", f'{resource} "{name}" not found', {"name": name, "kind": resource})
+                if verb == "get":
+                    return self._send_json(200, existing)
+                if verb == "delete":
+                    if not dry_run:
+                        del store[(namespace, name)]
+                    return self._send_json(200, existing)
+                new = merge_patch(existing, body) if verb == "patch" else copy.deepcopy(body)
+                if not isinstance(new, dict) or new.get("kind", kind) != kind:
+                    raise ApiError(400, "BadRequest", f"the body is not a {kind}")
+                meta = new.setdefault("metadata", {})
+                meta["name"], new["kind"], new["apiVersion"] = name, kind, api_version
+                if namespaced:
+                    meta["namespace"] = namespace
+                else:
+                    meta.pop("namespace", None)
+                old_meta = (existing or {}).get("metadata") or {}
+                meta["uid"] = old_meta.get("uid") or str(uuid.uuid4())
+                meta["creationTimestamp"] = old_meta.get("creationTimestamp") or _now()
+                if new != existing:
+                    meta["resourceVersion"] = double._bump() if not dry_run else str(double.rv + 1)
+                    if not dry_run:
+                        store[(namespace, name)] = new
+                return self._send_json(201 if verb == "create" else 200, new)
 
         def _patch(self, namespace: str, name: str, body) -> dict:
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
