@@ -8,8 +8,10 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 0
 LAB_INVENTORY := inventories/lab/hosts.yml
 LAB_VAULT_PASS := .lab/vault-pass
-# Lab runs read the lab's generated vault with the lab's own password file.
-LAB_ENV := ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/$(LAB_VAULT_PASS)
+# Lab runs read the lab's generated vault with the lab's own password file, and use Mitogen's
+# strategy (lab/strategy_plugins: ~2.5x faster over docker exec; production keeps `linear`).
+LAB_ENV := ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/$(LAB_VAULT_PASS) \
+           ANSIBLE_STRATEGY_PLUGINS=$(CURDIR)/lab/strategy_plugins ANSIBLE_STRATEGY=$${ANSIBLE_STRATEGY:-mitogen_linear}
 MOLECULE_SCENARIOS ?= common database broker
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 
@@ -64,7 +66,8 @@ pytest-dags: venv  ## DAG, cluster policy and Kubernetes manifest tests (Airflow
 
 # No separate `syntax`: ansible-lint's syntax-check rule runs ansible-playbook --syntax-check on
 # every playbook, lab/ included.
-check: lint pytest-controller pytest-dags  ## Fast tier, no containers (every commit)
+check:  ## Fast tier, no containers (every commit): lint and both pytest parts side by side
+	@$(MAKE) --no-print-directory --jobs=3 --output-sync=target lint pytest-controller pytest-dags
 
 pytest-double: venv  ## Kubernetes API test double: its own tests and the k8s_offload role applied to it (loopback)
 	@bash scripts/bootstrap-dags-venv.sh

@@ -35,10 +35,14 @@ class Run:
         return {host: r["changed"] for host, r in self.recap.items() if r["changed"]}
 
 
-def ansible_playbook(*args: str, timeout: int = 3600) -> Run:
+def ansible_playbook(*args: str, timeout: int = 3600, stock_strategy: bool = False) -> Run:
     # profile_tasks: the slowest tasks end up in the logs kept under .lab/ (figures, never asserted on).
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="25")
+    # Mitogen's strategy as `make e2e` sets it (Makefile LAB_ENV), also when pytest is run directly;
+    # stock_strategy: ansible.cfg's `linear`, the one production inventories use.
+    env.setdefault("ANSIBLE_STRATEGY_PLUGINS", str(REPO / "lab/strategy_plugins"))
+    env["ANSIBLE_STRATEGY"] = "linear" if stock_strategy else env.get("ANSIBLE_STRATEGY", "mitogen_linear")
     proc = subprocess.run(
         ["ansible-playbook", "-i", str(INVENTORY), *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
