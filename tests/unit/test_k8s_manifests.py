@@ -161,7 +161,11 @@ def test_spark_subset_schema_catches_mistakes():
     body = render_dag_manifest("spark/clickstream_etl.yaml")
     body["spec"]["mainApplicationfile"] = body["spec"].pop("mainApplicationFile")  # typo
     body["spec"]["executor"]["instances"] = "4"
-    assert len(list(validator.iter_errors(body))) == 2
+    body["spec"]["mode"] = "in-cluster-client"  # not an upstream mode
+    messages = sorted(e.message for e in validator.iter_errors(body))
+    assert len(messages) == 4, messages
+    assert any("'mainApplicationFile' is a required property" in m for m in messages)
+    assert any("'mainApplicationfile' was unexpected" in m for m in messages)
 
 
 def test_flink_deployment_manifest():
