@@ -9,7 +9,8 @@ UV_VERSION=0.13.9
 venv=$1
 shift
 stamp="$venv/.requirements.sha256"
-want=$(cat "$@" | sha256sum | cut -d' ' -f1)
+# The stamp also covers how the venv is built (bytecode compiled; see below).
+want=$( { cat "$@"; echo "compile-bytecode"; } | sha256sum | cut -d' ' -f1)
 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
@@ -23,5 +24,8 @@ fi
 echo "[venv] syncing $venv from $*" >&2
 # The hosts run Python 3.11 (Debian 12); the controller tools and tests use the same minor version.
 [ -x "$venv/bin/python" ] || uv venv --quiet --python 3.11 "$venv"
-uv pip sync --quiet --python "$venv/bin/python" "$@"
+# Byte-compiled up front: with PYTHONDONTWRITEBYTECODE set (as on these machines) Python would
+# compile every imported module from source in every process, and Ansible forks a process per task
+# and host that loads its plugins again (docs/benchmarks.md).
+uv pip sync --quiet --compile-bytecode --python "$venv/bin/python" "$@"
 echo "$want" >"$stamp"

@@ -38,7 +38,7 @@ class Run:
 def ansible_playbook(*args: str, timeout: int = 3600, stock_strategy: bool = False) -> Run:
     # profile_tasks: the slowest tasks end up in the logs kept under .lab/ (figures, never asserted on).
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="25")
+               ANSIBLE_CALLBACKS_ENABLED="preload_template_plugins,ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="25")
     # Mitogen's strategy as `make e2e` sets it (Makefile LAB_ENV), also when pytest is run directly;
     # stock_strategy: ansible.cfg's `linear`, the one production inventories use.
     env.setdefault("ANSIBLE_STRATEGY_PLUGINS", str(REPO / "lab/strategy_plugins"))

@@ -62,3 +62,36 @@ def test_lab_hosts_carry_the_label_lab_down_removes_by():
     listed = subprocess.run(["docker", "ps", "--filter", f"label={label}=host", "--format", "{{.Names}}"],
                             capture_output=True, text=True, check=True).stdout.split()
     assert set(inventory_addresses()) <= set(listed), listed
+
+
+def unit_state(host: str, component: str) -> tuple[str, str, str]:
+    """(MainPID, ActiveState, UnitFileState) of airflow-<component> on host."""
+    out = lab_exec(host, "systemctl", "show", f"airflow-{component}",
+                   "--property=MainPID,ActiveState,UnitFileState", "--value").stdout.split()
+    return out[0], out[1], out[2]
+
+
+def test_converge_starts_stopped_and_restarts_flagged_components_only(first_converge):
+    # On a standby-capable host (lab-sched1 keeps scheduling): one stopped component, one flagged
+    # for a restart (what a config change leaves), one running but disabled.
+    host = "lab-sched2"
+    scheduler_pid, _, _ = unit_state(host, "scheduler")
+    processor_pid, _, _ = unit_state(host, "dag-processor")
+    lab_exec(host, "systemctl", "stop", "airflow-triggerer")
+    lab_exec(host, "touch", "/opt/airflow/.restart-pending/scheduler")
+    lab_exec(host, "systemctl", "disable", "airflow-dag-processor")
+
+    run = ansible_playbook("playbooks/airflow.yml", "--limit", host)
+    assert run.proc.returncode == 0, run.output[-4000:]
+    assert unit_state(host, "triggerer")[1:] == ("active", "enabled")
+    new_scheduler_pid, scheduler_active, _ = unit_state(host, "scheduler")
+    assert scheduler_active == "active" and new_scheduler_pid != scheduler_pid, "flagged scheduler not restarted"
+    # Disabled but running and unflagged: enabled again, not restarted.
+    assert unit_state(host, "dag-processor") == (processor_pid, "active", "enabled")
+    assert lab_exec(host, "ls", "-A", "/opt/airflow/.restart-pending").stdout == ""
+
+    # Converged now: nothing changes and no host enters the rolling play.
+    again = ansible_playbook("playbooks/airflow.yml", "--limit", host)
+    assert again.proc.returncode == 0 and again.changed == {}, again.output[-4000:]
+    rolling = again.output.split("PLAY [Apply pending restarts, one host at a time]", 1)[1]
+    assert "skipping: no hosts matched" in rolling.split("PLAY", 1)[0]
