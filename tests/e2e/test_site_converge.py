@@ -72,7 +72,7 @@ def unit_state(host: str, component: str) -> tuple[str, str, str]:
 
 
 def test_converge_starts_stopped_and_restarts_flagged_components_only(first_converge):
-    # On a standby-capable host (lab-sched1 keeps scheduling): one stopped component, one flagged
+    # On lab-sched2 (lab-sched1 keeps scheduling meanwhile): one stopped component, one flagged
     # for a restart (what a config change leaves), one running but disabled.
     host = "lab-sched2"
     scheduler_pid, _, _ = unit_state(host, "scheduler")

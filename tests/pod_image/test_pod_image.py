@@ -81,13 +81,13 @@ def test_pod_parses_the_same_dags_as_the_hosts():
     airflow_venv = REPO / ".venv-airflow/bin/python"
     if not airflow_venv.exists():
         pytest.fail("run `make pytest-dags` first: it builds .venv-airflow")
-    local = subprocess.run(
-        [str(airflow_venv), "-c", PARSE_DAGS], capture_output=True, text=True, timeout=300, check=True,
-        env=dict(os.environ, AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-                 AIRFLOW__CORE__LOAD_EXAMPLES="False",
-                 AIRFLOW__CORE__EXECUTOR="CeleryExecutor,KubernetesExecutor",
-                 AIRFLOW_HOME=tempfile.mkdtemp(prefix="airflow-pod-image-test-")),
-    )
+    with tempfile.TemporaryDirectory(prefix="airflow-pod-image-test-") as home:
+        local = subprocess.run(
+            [str(airflow_venv), "-c", PARSE_DAGS], capture_output=True, text=True, timeout=300, check=True,
+            env=dict(os.environ, AIRFLOW_HOME=home, AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+                     AIRFLOW__CORE__LOAD_EXAMPLES="False",
+                     AIRFLOW__CORE__EXECUTOR="CeleryExecutor,KubernetesExecutor"),
+        )
     assert in_image["dag_ids"] == last_json_line(local.stdout)["dag_ids"]
     assert "kubernetes_smoke" in in_image["dag_ids"]
 
