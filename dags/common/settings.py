@@ -2,7 +2,7 @@
 
 Change them here, not in each DAG. Values must match the deployment:
 - KUBERNETES_QUEUE: the queue the cluster policy routes to the KubernetesExecutor (never a Celery pool).
-- K8S_NAMESPACE: ``k8s_offload_namespace`` of the k8s_offload role (task pods and engine resources).
+- K8S_NAMESPACE: ``cluster_kubernetes_namespace`` of the inventory (roles/cluster) (task pods and engine resources).
 """
 
 from __future__ import annotations

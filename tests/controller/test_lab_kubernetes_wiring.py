@@ -53,7 +53,7 @@ def test_lab_kubernetes_group_vars_pass_preflight(inventory):
     lab_airflow = yaml.safe_load((LAB / "group_vars/airflow.yml").read_text())
     assert lab_airflow["airflow_kubernetes_executor_enabled"] is True
     inventory.data["all"]["vars"].update(
-        {k: v for k, v in lab_all.items() if k.startswith("lab_k8s_double_")},
+        {k: v for k, v in lab_all.items() if k.startswith("lab_k8s_double_") or k == "cluster_kubernetes_namespace"},
         lab_k8s_double_host="sched1", lab_k8s_double_address="192.0.2.31")
     inventory.groups["airflow"]["vars"] = lab_airflow
     inventory.vault["vault_lab_k8s_double_token"] = "0" * 64
@@ -69,4 +69,4 @@ def test_lab_kubernetes_group_vars_pass_preflight(inventory):
     kubeconfig = yaml.safe_load(yaml.safe_load(shown.split("=>", 1)[1])["airflow_kubernetes_kubeconfig"])
     assert kubeconfig["clusters"][0]["cluster"]["server"] == "http://192.0.2.31:6443"
     assert kubeconfig["users"][0]["user"]["token"] == "0" * 64
-    assert kubeconfig["contexts"][0]["context"]["namespace"] == lab_all["lab_k8s_double_namespace"]
+    assert kubeconfig["contexts"][0]["context"]["namespace"] == lab_all["cluster_kubernetes_namespace"]

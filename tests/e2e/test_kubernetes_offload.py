@@ -29,9 +29,9 @@ RESOURCES = {"requests": {"cpu": "500m", "memory": "384Mi"}, "limits": {"memory"
 LAB_VARS = yaml.safe_load((REPO / "inventories/lab/group_vars/all/lab.yml").read_text())
 LAB_AIRFLOW_VARS = yaml.safe_load((REPO / "inventories/lab/group_vars/airflow.yml").read_text())
 DOUBLE_HOST = LAB_VARS["lab_k8s_double_host"]
-NAMESPACE = LAB_VARS["lab_k8s_double_namespace"]
+NAMESPACE = LAB_VARS["cluster_kubernetes_namespace"]
 DOUBLE_URL = f"http://{LAB_VARS['lab_k8s_double_address']}:{LAB_VARS['lab_k8s_double_port']}"
-POD_TEMPLATE = "/etc/airflow/pod_template.yaml"  # airflow_kubernetes_pod_template_path (role default)
+POD_TEMPLATE = "/etc/airflow/pod_template.yaml"  # cluster_kubernetes_pod_template_path (roles/cluster default)
 PODS_PATH = f"/api/v1/namespaces/{NAMESPACE}/pods"
 
 # Runs in the double's container: python3 is there (Ansible needs it), the token file is root-only.

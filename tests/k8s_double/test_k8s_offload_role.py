@@ -21,7 +21,7 @@ from server import KubeApiDouble
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = REPO / ".venv/bin/ansible-playbook"
-NAMESPACE = "airflow-tasks"  # k8s_offload_namespace (role default)
+NAMESPACE = "airflow-tasks"  # cluster_kubernetes_namespace (roles/cluster default)
 RBAC = "rbac.authorization.k8s.io"
 CHANGED = re.compile(r"^localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", re.MULTILINE)
 

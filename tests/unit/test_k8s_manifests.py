@@ -32,8 +32,10 @@ TEST_VALUES = {
 
 
 def render_role_template(name: str, **overrides) -> list[dict]:
-    """Render like Ansible does (trim_blocks), with the role defaults; b64encode/to_json as in Ansible."""
-    variables = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()) | TEST_VALUES | overrides
+    """Render like Ansible does (trim_blocks), with the role defaults and those of its dependency
+    (roles/cluster: the namespace, the pod template path); b64encode/to_json as in Ansible."""
+    cluster = yaml.safe_load((ROLE.parent / "cluster" / "defaults" / "main.yml").read_text())
+    variables = cluster | yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()) | TEST_VALUES | overrides
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(ROLE / "templates"), trim_blocks=True, undefined=jinja2.StrictUndefined
     )
@@ -207,7 +209,8 @@ def test_engine_manifests_use_the_role_names():
     assert spark["imagePullSecrets"] == [defaults["k8s_offload_image_pull_secret_name"]]
     from common.settings import K8S_NAMESPACE
 
-    assert K8S_NAMESPACE == defaults["k8s_offload_namespace"]
+    cluster = yaml.safe_load((ROLE.parent / "cluster" / "defaults" / "main.yml").read_text())
+    assert K8S_NAMESPACE == cluster["cluster_kubernetes_namespace"]
 
 
 # --- executor_config pod_overrides of the DAGs ----------------------------------------------------------
